@@ -94,7 +94,8 @@ class AgentSettings(_Section):
     retry_max_seconds: float = Field(3600.0, gt=0, description="longest delay between two attempts")
     breaker_failures: int = Field(5, ge=1, description="consecutive failures that open a breaker")
     breaker_cooldown_seconds: float = Field(30.0, gt=0, description="wait before probing a system that is down")
-    breaker_max_cooldown_seconds: float = Field(1800.0, gt=0, description="the probe wait doubles up to this")
+    breaker_max_cooldown_seconds: float = Field(300.0, gt=0, description="the probe wait doubles up to this, so "
+                                                "a system that is back is found within minutes")
     paused: bool = Field(False, description="set by Pause in the tray: no work is started")
 
 

@@ -240,6 +240,8 @@ class CircuitOpen(ConnectorError):
 
     def __init__(self, message: str | None = None, *, next_probe_at: datetime | None = None, **kwargs):
         self.next_probe_at = next_probe_at
+        if next_probe_at is not None and kwargs.get("retry_after") is None:
+            kwargs["retry_after"] = max(0.0, (next_probe_at - datetime.now(next_probe_at.tzinfo)).total_seconds())
         super().__init__(message, **kwargs)
 
     def describe(self) -> str:

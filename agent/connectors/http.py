@@ -354,6 +354,9 @@ class HttpClient:
                 if wait:
                     self.clock.sleep(wait)
                     waited += wait
+            if (attempt > 1 and last_error is not None and use_breaker
+                    and self.breaker.state is not BreakerState.CLOSED):
+                raise last_error                    # the breaker opened while this call waited to retry
             send_headers = dict(headers)
             credential = self.auth.apply(send_headers) if (self.auth is not None and authenticate) else None
             started = self.clock.monotonic()

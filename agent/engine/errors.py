@@ -55,6 +55,8 @@ class Classified:
     retryable: bool
     retry_after: float | None
     message: str
+    #: nothing was sent (a circuit breaker held the call back): the attempt does not count
+    held_back: bool = False
 
     @property
     def is_data_problem(self) -> bool:
@@ -88,7 +90,8 @@ def classify(exc: BaseException) -> Classified:
             retry_after = None
         if error_class not in ERROR_CLASSES:
             error_class = "internal"
-        return Classified(error_class, retryable, retry_after, message)
+        held_back = getattr(exc, "local", False) is True
+        return Classified(error_class, retryable, retry_after, message, held_back)
     if isinstance(exc, _CONNECTION_TYPES):
         return Classified("connection", True, None, f"network problem: {message}")
     return Classified("internal", True, None, f"unexpected error ({type(exc).__name__}): {message}")

@@ -92,8 +92,8 @@ _RESOLVE = ("UPDATE job SET state = 'discarded', finished_at = ?1, updated_at = 
 _FAIL = ("UPDATE job SET state = CASE WHEN payload = ?1 OR ?2 != 'quarantined' THEN ?2 ELSE 'pending' END, "
          "due_at = CASE WHEN payload = ?1 OR ?2 != 'quarantined' THEN ?3 ELSE ?4 END, "
          "finished_at = CASE WHEN ?2 IN ('dead', 'quarantined') AND (payload = ?1 OR ?2 = 'dead') THEN ?4 END, "
-         "last_error = ?5, error_class = ?6, lease_owner = NULL, lease_until = NULL, updated_at = ?4 "
-         "WHERE id = ?7 AND state = 'running' AND lease_owner = ?8 RETURNING state")
+         "last_error = ?5, error_class = ?6, lease_owner = NULL, lease_until = NULL, updated_at = ?4, "
+         "attempts = MAX(attempts - ?9, 0) WHERE id = ?7 AND state = 'running' AND lease_owner = ?8 RETURNING state")
 _RELEASE = ("UPDATE job SET state = 'pending', attempts = MAX(attempts - 1, 0), lease_owner = NULL, "
             "lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?")
 _RENEW = ("UPDATE job SET lease_until = ?1 WHERE state = 'running' "
@@ -421,25 +421,32 @@ class JobQueue:
         """
         info = classify(error)
         attempts = max(job.attempts, 1)
+        # Held back by an open circuit breaker, nothing was sent: the job waits for the breaker's
+        # next probe without using up an attempt, so an outage of any length gives up on nothing.
+        refund = 1 if info.retryable and info.held_back else 0
         if not info.retryable:
             state = "quarantined" if info.is_data_problem else "dead"
-        elif attempts >= self.max_attempts:
+        elif attempts >= self.max_attempts and not refund:
             state = "dead"
         else:
             state = "retry_wait"
         failures: list[JobFailure] = []
         with self.store.write():
             now = self.clock()
-            delay = self.backoff(attempts, info.retry_after) if state == "retry_wait" else 0.0
+            if refund:      # after the probe, spread out so the first calls do not arrive all at once
+                delay = max(info.retry_after or 0.0, 0.0) + self._rng.uniform(0, self.retry_base)
+            else:
+                delay = self.backoff(attempts, info.retry_after) if state == "retry_wait" else 0.0
             row = self.store.db.execute_sql(_FAIL, (job.raw_payload, state, now + delay, now, info.message,
-                                                    info.error_class, job.id, job.lease_owner)).fetchone()
+                                                    info.error_class, job.id, job.lease_owner, refund)).fetchone()
             self._write_steps(job, steps, subject)
             new_state = row[0] if row else None
             subject = subject_of(job.key, subject)
             data = {"error_class": info.error_class, "attempt": attempts}
             if new_state == "retry_wait":
-                self._event("job.retry", f"{job.kind} for {job.key} failed (attempt {attempts} of "
-                            f"{self.max_attempts}): {info.message}; next try in {delay:.0f} s", "warning",
+                tried = "held back, not counted" if refund else f"attempt {attempts} of {self.max_attempts}"
+                self._event("job.retry", f"{job.kind} for {job.key} failed ({tried}): {info.message}; "
+                            f"next try in {delay:.0f} s", "warning",
                             job.id, subject, data=data, run_id=job.run_id, at=now)
             elif new_state == "dead":
                 why = (f"gave up after {attempts} attempts" if info.retryable

@@ -203,6 +203,24 @@ def test_retryable_failure_waits_with_backoff_then_dies_after_max_attempts(queue
     assert [e["level"] for e in events(store) if e["kind"].startswith("job.")] == ["warning", "warning", "error"]
 
 
+def test_a_call_held_back_by_an_open_breaker_waits_for_the_probe_without_using_an_attempt(queue, clock, store):
+    """An outage of any length gives up on nothing: only calls that were sent count as attempts."""
+    from datetime import UTC, datetime, timedelta
+
+    from agent.connectors.errors import CircuitOpen
+
+    queue.enqueue("order.create", "nop-order:6", {"id": 6})
+    for _ in range(queue.max_attempts + 3):
+        [job] = queue.claim("w")
+        probe_at = datetime.now(UTC) + timedelta(seconds=120)
+        assert queue.fail(job, CircuitOpen(system="bng", next_probe_at=probe_at)) == "retry_wait"
+        job = queue.get(job.id)
+        assert job.attempts == 0 and job.error_class == "connection"
+        assert clock() + 119 <= job.due_at <= clock() + 120 + queue.retry_base + 1
+        clock.now = job.due_at
+    assert "held back, not counted" in events(store, "job.retry")[-1]["message"]
+
+
 def test_retry_after_hint_wins_over_backoff(queue, clock):
     queue.enqueue("stock.push", "sku:A", {})
     [job] = queue.claim("w")
