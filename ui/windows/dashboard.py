@@ -203,6 +203,7 @@ class DashboardWindow(Window):
         self.problem: str | None = None
         self.no_tray = False
         self._chart_read_at = 0.0
+        self._chart_today: int | None = None     # orders synced today when the chart was last read
         outer = QVBoxLayout(self)
         outer.setContentsMargins(18, 16, 18, 16)
         outer.setSpacing(12)
@@ -373,8 +374,12 @@ class DashboardWindow(Window):
         self.errors_button.setText(f"Open errors ({errors})" if errors else "Open errors")
         self._show_connections(status.get("breakers") or [])
         self._show_alerts(status)
-        if time.monotonic() - self._chart_read_at > 30 and self.bridge is not None:
-            self._chart_read_at = time.monotonic()
+        today = int(status.get("orders_synced_today") or 0)
+        stale = time.monotonic() - self._chart_read_at > 30 or today != self._chart_today
+        if stale and self.bridge is not None:      # every 30 s, and soon after today's count moves
+            if today != self._chart_today and time.monotonic() - self._chart_read_at < 2:
+                return
+            self._chart_read_at, self._chart_today = time.monotonic(), today
             self.bridge.call(self.bridge.service.daily_counts, 30, done=self.chart.set_days, context=self)
 
     def _show_connections(self, breakers: list[dict[str, Any]]) -> None:
