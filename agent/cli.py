@@ -142,6 +142,58 @@ def cmd_errors(args: argparse.Namespace) -> int:
         return EXIT_OK
 
 
+def cmd_customers(args: argparse.Namespace) -> int:
+    with _service(args) as service:
+        if args.action == "reviews":
+            rows = service.reviews(state=None if args.all else "open")
+            if args.json:
+                print(json.dumps(rows, indent=2, default=str))
+            else:
+                _print_reviews(rows)
+            return EXIT_OK
+        if args.choice != "link" and args.customer_no:
+            raise UsageError("--customer-no goes with link only")
+        done = service.decide_review(args.id, args.choice, customer_no=args.customer_no)
+        print(_decided(done))
+        if args.wait and done.get("job"):
+            outcome = service.wait_for_job(done["job"], timeout=args.wait)
+            print(f"result: {outcome}")
+            return EXIT_OK if outcome == "succeeded" else EXIT_FAILED
+        return EXIT_OK
+
+
+def _print_reviews(rows: list[dict[str, Any]]) -> None:
+    """Each review as a person reads it: who is in the store, who may be the same in BNG, and why."""
+    if not rows:
+        print("no customers to review")
+        return
+    for row in rows:
+        customer = row["customer"]
+        state = "" if row["state"] == "open" else f" — decided: {row['choice']}" + \
+            (f" {row['chosen']}" if row.get("chosen") else "")
+        print(f"review {row['id']} (since {row['opened']}){state}")
+        print(f"  store customer {customer['id']}: {customer['name']} <{customer['email']}>")
+        details = "; ".join(p for p in (f"phone {customer['phone']}" if customer.get("phone") else "",
+                                         customer.get("address")) if p)
+        if details:
+            print(f"    {details}")
+        for candidate in row["candidates"]:
+            print(f"  may be BNG customer {candidate['customer_no']}: {candidate['name']}")
+            for evidence in candidate["evidence"]:
+                print(f"    - {evidence}")
+        print()
+    if any(r["state"] == "open" for r in rows):
+        print("decide with: bngsync customers decide REVIEW_ID link|create|ignore [--customer-no C]")
+
+
+def _decided(done: dict[str, Any]) -> str:
+    review, choice = done["review"], done["choice"]
+    if choice == "ignore":
+        return f"review {review} decided: the store customer is ignored until it changes in the store"
+    what = f"links it to BNG customer {done['customer_no']}" if choice == "link" else "creates a new BNG customer"
+    return f"review {review} decided: the agent {what} (job {done['job']})"
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     with _service(args) as service:
         if args.search:
@@ -171,9 +223,11 @@ def cmd_connections(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     with _service(args, need_secrets=True) as service:
-        result = service.sync(args.flow, timeout=args.timeout)
+        result = service.sync(args.flow, timeout=args.timeout, full=args.full)
     _print_table([{"flow": f, **c} for f, c in result["flows"].items()],
                  ["flow", "enqueued", "succeeded", "failed", "pending"])
+    for flow, note in result.get("notes", {}).items():
+        print(f"{flow}: {note}")
     if not result["ok"]:
         print(result["message"])
         return EXIT_FAILED
@@ -238,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("sync", cmd_sync, "run one pass of a flow now, wait until its work is done, print counts")
     p.add_argument("flow", choices=FLOW_CHOICES)
     p.add_argument("--timeout", type=float, default=600, help="seconds to wait for the work (default 600)")
+    p.add_argument("--full", action="store_true",
+                   help="a full pass: every record compared, drift fixed and reported (the nightly reconciliation)")
 
     p = add("status", cmd_status, "queue depth, breakers, last successful sync per flow, open errors")
     p.add_argument("--json", action="store_true")
@@ -262,6 +318,17 @@ def build_parser() -> argparse.ArgumentParser:
     e = esub.add_parser("discard", help="stop trying a record (it stays in the history)")
     e.add_argument("id", type=int)
     p.set_defaults(func=cmd_errors)
+
+    p = add("customers", cmd_customers, "store customers that may already be in BNG: reviews, decide")
+    csub = p.add_subparsers(dest="action", required=True)
+    c = csub.add_parser("reviews", help="possible duplicate customers waiting for a decision, with the evidence")
+    c.add_argument("--all", action="store_true", help="also show reviews already decided")
+    c.add_argument("--json", action="store_true")
+    c = csub.add_parser("decide", help="link the store customer to a BNG customer, create a new one, or ignore it")
+    c.add_argument("id", type=int, metavar="REVIEW_ID")
+    c.add_argument("choice", choices=["link", "create", "ignore"])
+    c.add_argument("--customer-no", metavar="C", help="the BNG customer to link to (default: the best match)")
+    c.add_argument("--wait", type=float, default=0, help="wait up to N seconds for the result")
 
     p = add("history", cmd_history, "runs and per-record trails")
     p.add_argument("search", nargs="?", help="an order number, SKU or e-mail: show its trail")
@@ -314,4 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m agent.cli` runs this file as __main__; the service raises agent.cli's UsageError,
+    # so run the imported module's main, whose except clause names that same class (exit code 2).
+    from agent.cli import main as package_main
+
+    sys.exit(package_main())

@@ -274,13 +274,15 @@ class QualitySettings(_Section):
     check on its default.
     """
 
-    actions: dict[str, Action] = Field(default_factory=dict)
+    actions: dict[str, Action] = Field(default_factory=dict, description="a check's action by name: note, hold "
+                                       "or quarantine (e.g. `{ quantity_spike = \"hold\" }`)")
     min_history: int = Field(20, ge=1, description="orders of history before learned bounds are trusted")
     max_line_quantity: int = Field(100, ge=1, description="bound used while history is short")
-    max_order_total: Decimal = Field(Decimal("50000"), gt=0)
+    max_order_total: Decimal = Field(Decimal("50000"), gt=0, description="order total bound used while "
+                                     "history is short")
     price_tolerance: Decimal = Field(Decimal("0.5"), ge=0, description="relative gap to list price")
     burst_orders: int = Field(5, ge=2, description="orders from one customer within burst_minutes")
-    burst_minutes: int = Field(10, ge=1)
+    burst_minutes: int = Field(10, ge=1, description="the window of the burst check")
     robust_z: float = Field(6.0, gt=0, description="how far above the usual (in robust standard deviations "
                             "of the median/MAD) a quantity or order total must be to be flagged")
     known_customer_orders: int = Field(3, ge=1, description="earlier orders before a customer's usual total "

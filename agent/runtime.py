@@ -156,12 +156,15 @@ class Runtime:
         """Run flows now, one after the other, and wait until each run's work has settled."""
         names = list(SYNC_ORDER) if flows == "all" else [flows] if isinstance(flows, str) else list(flows)
         deadline = time.monotonic() + timeout
-        report: dict[str, Any] = {"ok": True, "flows": {}, "message": ""}
+        report: dict[str, Any] = {"ok": True, "flows": {}, "message": "", "notes": {}}
         for name in names:
             run_id = self.trigger(name, trigger, full=full)
             settled = self.wait_run(run_id, max(0.0, deadline - time.monotonic()))
             counts = self.run_counts(run_id)
             report["flows"][name] = counts
+            note = self.poll_message(run_id)
+            if note:
+                report["notes"][name] = note
             if not settled:
                 report["ok"] = False
                 report["message"] = f"{name}: work still pending after {timeout:.0f}s (it goes on in the background)"
@@ -172,6 +175,16 @@ class Runtime:
                                      "see `bngsync errors list`")
         self.finish_runs()
         return report
+
+    def poll_message(self, run_id: int) -> str:
+        """What the run's poll said in a sentence (e.g. the drift a reconciliation found), or ""."""
+        row = self.store.query("SELECT result FROM job WHERE run_id = ? AND kind LIKE '%.poll' ORDER BY id DESC "
+                               "LIMIT 1", (run_id,))
+        try:
+            result = json.loads(row[0]["result"]) if row and row[0]["result"] else {}
+        except ValueError:
+            return ""
+        return str(result.get("message") or "") if isinstance(result, dict) else ""
 
     def wait_run(self, run_id: int, timeout: float) -> bool:
         """Wait until every job of the run is settled (retry_wait counts as not settled)."""

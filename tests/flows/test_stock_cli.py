@@ -44,4 +44,13 @@ def test_sync_commands_in_a_separate_process(sandbox, make_settings, isolated_pa
     assert again.returncode == 0, again.stdout + again.stderr
     assert nop.counters["product_puts"] == puts, "nothing moved since: nothing written"
     assert stock_gaps(sandbox) == {}
-    print(products.stdout, inventory.stdout, customers.stdout, again.stdout, sep="\n")
+
+    drifted = nop.product_by_sku("AP_MBP_13")                # someone typed a figure in the store's admin
+    drifted.fields["stock_quantity"] = 3
+    nop.product_changed(drifted.id)
+    full = bngsync("sync", "inventory", "--full")           # the nightly reconciliation, now
+    assert full.returncode == 0, full.stdout + full.stderr
+    assert stock_gaps(sandbox) == {}, full.stdout + full.stderr
+    assert "inventory: reconciliation: 1 of " in full.stdout and "AP_MBP_13 -32" in full.stdout, full.stdout
+    assert nop.product_by_sku("AP_MBP_13").stock_quantity == 9 + 22 + 4
+    print(products.stdout, inventory.stdout, customers.stdout, again.stdout, full.stdout, sep="\n")
