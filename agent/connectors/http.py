@@ -1,4 +1,4 @@
-"""The resilient HTTP base both API clients stand on: one pooled `httpx.Client` per remote system.
+"""The resilient HTTP base both API clients stand on: one pooled httpx transport per remote system.
 
 Every request goes through the same steps: the system's circuit breaker (fail fast while it is
 down), its token bucket (stay under its rate limit), the send with connect/read/write/pool
@@ -21,6 +21,8 @@ import re
 import socket
 import ssl
 import threading
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -254,14 +256,18 @@ class HttpClient:
         self.timeout = timeout
         self._stats: dict[str, int] = {}
         self._stats_lock = threading.Lock()
-        self._client = httpx.Client(
-            base_url=self.base_url, timeout=timeout, headers=dict(headers or {}), verify=verify,
-            transport=transport, follow_redirects=False,
+        self._timeout = timeout.as_dict()
+        self._transport = transport or httpx.HTTPTransport(
+            verify=verify, proxy=environment_proxy(self.base_url),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
                                 keepalive_expiry=15.0))
+        # For `probe` only: requests go to the transport directly (see `_send`).
+        self._client = httpx.Client(base_url=self.base_url, timeout=timeout, headers=dict(headers or {}),
+                                    transport=self._transport, follow_redirects=False)
+        self._headers = dict(self._client.headers)     # httpx's defaults (gzip, keep-alive) and ours
 
     def close(self) -> None:
-        self._client.close()
+        self._client.close()        # closes the transport and its pooled connections too
 
     @property
     def stats(self) -> dict[str, int]:
@@ -361,7 +367,7 @@ class HttpClient:
             credential = self.auth.apply(send_headers) if (self.auth is not None and authenticate) else None
             started = self.clock.monotonic()
             try:
-                response = self._client.request(method, path, params=query, content=content, headers=send_headers)
+                response = self._send(method, path, query, content, send_headers)
             except httpx.TransportError as exc:
                 self._count("requests", f"error_{type(exc).__name__}", *(("retries",) if attempt > 1 else ()))
                 error = self._transport_error(exc, method, path, safe)
@@ -411,6 +417,22 @@ class HttpClient:
             self.clock.sleep(delay)
             waited += delay
 
+    def _send(self, method: str, path: str, query: dict[str, str], content: bytes | None,
+              headers: dict[str, str]) -> httpx.Response:
+        """One request straight through the transport, body read. `httpx.Client.send` is skipped on
+        purpose: its cookie jar, auth and redirect layers do nothing for these APIs (credentials are
+        headers, redirects are errors) and cost more CPU than the connection itself."""
+        merged = {**self._headers, **{name.lower(): value for name, value in headers.items()}}
+        request = httpx.Request(method, self.base_url + path, params=query or None, content=content, headers=merged,
+                                extensions={"timeout": self._timeout})
+        response = self._transport.handle_request(request)
+        response.request = request
+        try:
+            response.read()
+        finally:
+            response.close()
+        return response
+
     def _next_delay(self, policy: RetryPolicy, attempt: int, waited: float, hint: float | None,
                     use_breaker: bool) -> float | None:
         """The wait before another attempt, or None when the attempts or the wait budget are spent."""
@@ -458,6 +480,17 @@ class HttpClient:
             elapsed = (self.clock.monotonic() - started) * 1000
             self.log.debug("%s", logs.redact(f"{method} {path} -> {status} in {elapsed:.0f} ms (attempt {attempt})"))
 
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, NO_PROXY,
+    and on Windows the system settings), as `httpx.Client` would pick it; None to connect directly."""
+    parts = urllib.parse.urlsplit(url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
 
 
 def _query_value(value: Any) -> str:
