@@ -209,7 +209,8 @@ class Service:
                 "depth": sum(queue.get(s, 0) for s in ("pending", "running", "retry_wait")),
                 "breakers": breakers, "flows": flows,
                 "open_errors": queue.get("dead", 0) + queue.get("quarantined", 0),
-                "orders_synced_today": synced_today, "alerts": self.open_alerts()}
+                "orders_synced_today": synced_today, "open_reviews": self.open_review_count(),
+                "alerts": self.open_alerts()}
 
     def open_alerts(self) -> list[dict[str, Any]]:
         rows = self.store.query("SELECT id, incident, kind, severity, title, message, count, first_at, last_at "
@@ -285,6 +286,47 @@ class Service:
         finally:
             if started_here:
                 self.stop()
+
+    # -- customers to review: likely duplicates wait for a person's decision ----------------------
+    def reviews(self, state: str | None = "open", limit: int = 200) -> list[dict[str, Any]]:
+        """Likely duplicate customers (open ones by default; None: all), newest first, with the evidence
+        as sentences a person reads: "Names 100% alike (Brenda Lindgren)"."""
+        from agent.flows.customers import list_reviews
+
+        rows = list_reviews(self.store, state, limit)
+        for row in rows:
+            row["opened"] = _local(row["created_at"])
+            row["decided"] = _local(row["resolved_at"])
+            for candidate in row["candidates"]:
+                candidate["evidence"] = [_sentence(e) for e in candidate.get("evidence") or []]
+        return rows
+
+    def open_review_count(self) -> int:
+        from agent.flows.duplicates import KIND
+
+        return int(self.store.scalar("SELECT count(*) FROM review WHERE kind = ? AND state = 'open'", (KIND,)) or 0)
+
+    def decide_review(self, review_id: int, choice: str, customer_no: str | None = None) -> dict[str, Any]:
+        """A person's decision on a likely duplicate: "link" (to `customer_no`, else the best candidate),
+        "create" a new BNG customer, or "ignore" the store customer until it changes.
+
+        Link and create become a customer sync job, which a running agent does at once (`job` in the
+        result; follow it with `job_states`); the "customers to review" alert closes with the last one.
+        """
+        from agent.engine import Alerts
+        from agent.flows.customers import resolve_review
+
+        runtime = self.runtime
+        alerts = runtime.alerts if runtime is not None else Alerts(self.store, self.settings.alerts)
+        queue = runtime.queue if runtime is not None else self.queue
+        try:
+            result = resolve_review(self.store, queue, review_id, choice, customer_no=customer_no, alerts=alerts)
+        except ValueError as exc:
+            from agent.cli import UsageError
+
+            raise UsageError(str(exc)) from None
+        self._emit({"type": "reviews", "review": review_id, "choice": choice})
+        return result
 
     # -- history -------------------------------------------------------------------------------
     def runs(self, flow: str | None = None, outcome: str | None = None, since: float | None = None,
@@ -503,6 +545,10 @@ def test_bng(settings: Settings, api_key: str | None = None) -> dict[str, Any]:
     finally:
         client.close()
     return {"system": "BNG", "ok": check.ok, "message": check.message}
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def dumps(data: Any) -> str:

@@ -197,7 +197,7 @@ def tray_states(camera: Camera) -> None:
     path = camera.out / "tray-states.png"
     pixmap.save(str(path))
     camera.saved.append(path)
-    print(f"  {path.relative_to(ROOT)}")
+    print(f"  {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
 def shoot_windows(camera: Camera, controller: Any, demo: Any) -> None:
@@ -223,6 +223,8 @@ def shoot_windows(camera: Camera, controller: Any, demo: Any) -> None:
         camera.wait(lambda: errors.current is None or errors.row_for(quarantined[0]["id"]).get("tone") not in
                     (None, "busy"), timeout=30, what="the retry's result")
         camera.shoot(errors, "errors-retry-result")
+    shoot_reviews(camera, errors, demo)
+    errors.pages.setCurrentIndex(0)
 
     history = controller.show("history")
     camera.wait(lambda: history.runs.rowCount() > 0, what="runs")
@@ -261,6 +263,53 @@ def shoot_windows(camera: Camera, controller: Any, demo: Any) -> None:
     camera.shoot(controller.show("about"), "about")
     for window in controller.windows.values():
         window.hide()
+
+
+def register_lookalike(demo: Any) -> None:
+    """A shopper registers in the store whom the shop's staff had entered in BNG twice already, by
+    phone: with another e-mail, and once only with an initial. The customers flow holds it for review."""
+    from agent.sandbox.nop.model import Customer, new_guid
+    from agent.sandbox.nop.state import ROLE_REGISTERED
+
+    nop, bng = demo.sandbox.nop.state, demo.sandbox.bng.state
+    phone = "+1 503 555 0187"
+    place = {"line1": "2211 NW Flanders St", "city": "Portland", "region": "OR", "postal_code": "97210",
+             "country": "US"}
+    bng.create_customer({"name": "Margaret Okafor", "email": "okafor.margaret@pdx-mail.example", "phone": phone,
+                         "bill_to": {"name": "Margaret Okafor", **place}})
+    bng.create_customer({"name": "M. Okafor", "email": "okafor.orders@pdx-mail.example", "phone": phone,
+                         "bill_to": {"name": "M. Okafor", **place}})
+    country = nop.directory.country("US")
+    region = nop.directory.state("US", "OR")
+    address = nop.add_address(first_name="Margaret", last_name="Okafor", email="maggie.okafor@example.com",
+                              country_id=country.id, state_province_id=region.id if region else None,
+                              city="Portland", address1="2211 NW Flanders Street", zip_postal_code="97210",
+                              phone_number="(503) 555-0187")
+    now = nop.clock()
+    nop.add_customer(Customer(id=nop.next_id("customer"), customer_guid=new_guid(), email="maggie.okafor@example.com",
+                              username="maggie.okafor@example.com", first_name="Margaret", last_name="Okafor",
+                              role_ids=[ROLE_REGISTERED], created_on_utc=now, last_activity_date_utc=now,
+                              address_ids=[address.id], billing_address_id=address.id,
+                              shipping_address_id=address.id))
+
+
+def shoot_reviews(camera: Camera, errors: Any, demo: Any) -> None:
+    """The errors window's second tab: a customer to review, then the result of linking it."""
+    register_lookalike(demo)
+    demo.service.sync_later("customers")
+    camera.wait(lambda: demo.service.open_review_count() > 0, timeout=30, what="a customer to review")
+    errors.bridge.refresh()
+    errors.show_reviews()
+    errors.reviews.reload()
+    panel = errors.reviews
+    camera.wait(lambda: panel.model.rowCount() > 0 and panel.current is not None, what="the reviews")
+    camera.shoot(errors, "errors-customer-reviews", 800)
+    candidates = panel.current.get("candidates") or []
+    if candidates:
+        panel.link_buttons[candidates[0]["customer_no"]].click()
+        camera.wait(lambda: panel.current is not None and panel.current.get("tone") not in (None, "busy"),
+                    timeout=30, what="the link's result")
+        camera.shoot(errors, "errors-customer-linked")
 
 
 def shoot_wizard(camera: Camera, demo: Any, data_dir: Path) -> None:

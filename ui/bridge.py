@@ -137,6 +137,7 @@ class Bridge(QObject):
     state_changed = Signal(dict)     # {"running": bool} or {"paused": bool}
     sync_finished = Signal(str, dict)
     errors_changed = Signal()
+    reviews_changed = Signal()       # a person decided about a possible duplicate customer
     settings_changed = Signal()
     status = Signal(dict)            # the latest Service.status()
     problem = Signal(str)            # something the app tried in the background failed
@@ -199,6 +200,8 @@ class Bridge(QObject):
             self.sync_finished.emit(str(event.get("flow", "")), dict(event.get("result") or {}))
         elif kind == "errors":
             self.errors_changed.emit()
+        elif kind == "reviews":
+            self.reviews_changed.emit()
         elif kind == "settings":
             self.settings_changed.emit()
         self.refresh()

@@ -31,13 +31,19 @@ def overall_state(status: dict[str, Any] | None, problem: str | None = None) -> 
         return "paused"
     if problem or down_systems(status) or failing_flows(status):
         return "error"
-    if status.get("open_errors"):
+    if waiting_for_you(status):
         return "attention"
     queue = status.get("queue") or {}
     if any(f.get("state") == "running" for f in status.get("flows", [])) or \
             queue.get("pending", 0) + queue.get("running", 0) > 0:
         return "syncing"
     return "ok"
+
+
+def waiting_for_you(status: dict[str, Any] | None) -> int:
+    """What waits for a person in the Errors window: records to fix and customers to review."""
+    status = status or {}
+    return int(status.get("open_errors") or 0) + int(status.get("open_reviews") or 0)
 
 
 def down_systems(status: dict[str, Any]) -> list[str]:
@@ -66,8 +72,15 @@ def headline(status: dict[str, Any] | None, problem: str | None = None) -> tuple
                                           "on its own; nothing is lost meanwhile.")
         return "A sync is failing", f"{', '.join(failing_flows(status))} did not finish. See the card below."
     if state == "attention":
-        return "Needs attention", (f"{errors} record{'s' if errors != 1 else ''} could not be synced and "
-                                   "wait{} for you in Errors.".format("" if errors != 1 else "s"))
+        reviews = int(status.get("open_reviews") or 0)
+        parts = []
+        if errors:
+            parts.append(f"{errors} record{'s' if errors != 1 else ''} could not be synced and "
+                         "wait{} for you".format("" if errors != 1 else "s"))
+        if reviews:
+            parts.append(f"{reviews} possible duplicate customer{'s' if reviews != 1 else ''} "
+                         "wait{} for your decision".format("" if reviews != 1 else "s"))
+        return "Needs attention", f"{'; '.join(parts)} in Errors."
     if state == "syncing":
         return "Syncing", "Work is in progress."
     return "Up to date", "Everything that changed has been synced."
@@ -102,6 +115,9 @@ def tooltip(status: dict[str, Any] | None, problem: str | None = None, limit: in
     errors = int(status.get("open_errors") or 0)
     if errors:
         today += f", {errors} to fix"
+    reviews = int(status.get("open_reviews") or 0)
+    if reviews:
+        today += f", {reviews} to review"
     text = ""
     for sep, short in ((" · ", False), (", ", False), (", ", True)):
         parts = [f"{label} {when.split()[-1] if short else when}" for label, when in flows]

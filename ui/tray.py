@@ -15,7 +15,7 @@ from PySide6.QtGui import QAction, QFont
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from ui.icons import LABELS, spin_frames, state_icon
-from ui.state import FLOW_LABELS, overall_state, tooltip
+from ui.state import FLOW_LABELS, overall_state, tooltip, waiting_for_you
 
 SPIN_MS = 110
 SEVERITY_ICONS = {
@@ -98,7 +98,7 @@ class Tray(QObject):
             self.icon.setIcon(state_icon(state))
         self.icon.setToolTip(tooltip(status, problem))
         self.state_line.setText(f"bngsync: {LABELS[state].lower()}")
-        errors = int((status or {}).get("open_errors") or 0)
+        errors = waiting_for_you(status)
         self.actions["errors"].setText(f"Errors ({errors})" if errors else "Errors")
         paused = bool(status and status.get("paused"))
         pause = self.actions["pause"]

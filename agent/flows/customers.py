@@ -272,9 +272,28 @@ def webhook_jobs(action: str, item: dict[str, Any]) -> list[JobSpec] | None:
 
 def list_reviews(store: Store, state: str | None = "open", limit: int = 200) -> list[dict[str, Any]]:
     """Likely duplicates waiting for a decision (state None: all), newest first, for the UI and CLI."""
-    return [{"id": r.id, "customer_id": r.subject, "title": r.title, "state": r.state, "choice": r.choice,
-             "chosen": r.chosen, "candidates": r.candidates, "created_at": r.created_at,
-             "resolved_at": r.resolved_at} for r in duplicates.reviews(store, state, limit)]
+    return [{"id": r.id, "customer_id": r.subject, "title": r.title, "customer": review_customer(r.record),
+             "state": r.state, "choice": r.choice, "chosen": r.chosen, "candidates": r.candidates,
+             "created_at": r.created_at, "resolved_at": r.resolved_at} for r in duplicates.reviews(store, state, limit)]
+
+
+def review_customer(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The store customer of a review as a person compares it with BNG's: name, e-mail, phone, address.
+
+    Read from the customer as it was when flagged (the review keeps it), so the evidence and what is
+    shown beside it agree."""
+    customer = Customer.model_validate(record)
+    billing = customer.billing_address or (customer.addresses[0] if customer.addresses else None)
+    email = (customer.email or "").strip()
+    name = display_name(customer.first_name or (billing and billing.first_name),
+                        customer.last_name or (billing and billing.last_name),
+                        customer.company or (billing and billing.company), email)
+    address = ""
+    if billing is not None:
+        town = " ".join(p for p in (billing.zip_postal_code, billing.city) if p)
+        address = ", ".join(p for p in (billing.address1, billing.address2, town) if p)
+    return {"id": customer.id, "name": name, "email": email, "phone": billing.phone_number if billing else None,
+            "address": address}
 
 
 def resolve_review(store: Store, queue: JobQueue, review_id: int, choice: str, customer_no: str | None = None,

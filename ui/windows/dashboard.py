@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.icons import COLORS, LABELS, state_icon
-from ui.state import FLOW_HELP, FLOW_LABELS, SYSTEM_LABELS, headline, overall_state, runs_today
+from ui.state import FLOW_HELP, FLOW_LABELS, SYSTEM_LABELS, headline, overall_state, runs_today, waiting_for_you
 from ui.widgets import Banner, Card, Pill, ago, heading, in_future, muted, plural
 from ui.windows import Window
 from ui.words import alert_title
@@ -367,7 +367,7 @@ class DashboardWindow(Window):
         self.queue_labels["waiting"].setText(str(queue.get("pending", 0)))
         self.queue_labels["running"].setText(str(queue.get("running", 0)))
         self.queue_labels["retrying"].setText(str(queue.get("retry_wait", 0)))
-        errors = int(status.get("open_errors") or 0)
+        errors = waiting_for_you(status)           # records to fix and customers to review
         self.queue_labels["errors"].setText(str(errors))
         self.queue_labels["errors"].setStyleSheet(f"color: {COLORS['attention']}; font-weight: 600;"
                                                   if errors else "")

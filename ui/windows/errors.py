@@ -6,6 +6,9 @@ record's trail. Retry, Retry all, Edit & retry (change the data, saved as an ove
 original stays visible) and Discard act on it; the outcome of a retry appears in the row itself
 ("Retrying…", then "Synced" or "Failed again: …"), followed by polling the records' states, so a
 person sees what their click did without hunting for it in another window.
+
+A second tab lists the customers to review (`ui.windows.reviews`): store customers held because they
+look like a BNG customer, which wait for a person's decision just as failed records do.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from ui.icons import COLORS
 from ui.models import Column, KeysetModel
 from ui.widgets import Banner, Card, Pill, ago, heading, muted, plural, setup_table
 from ui.windows import Window
+from ui.windows.reviews import ReviewsPanel
 from ui.words import alert_title, explain_error, kind_label, record_label, state_label
 
 RESULT_COLORS = {"busy": COLORS["syncing"], "ok": COLORS["ok"], "bad": COLORS["error"], "note": "#5f6b76"}
@@ -220,11 +224,23 @@ class ErrorsWindow(Window):
         outer.setContentsMargins(18, 16, 18, 16)
         outer.setSpacing(10)
         outer.addWidget(heading("Errors"))
-        outer.addWidget(muted("Records that could not be synced. Fix the cause, then retry them — one, a "
-                              "selection or all at once. Discard what should not be synced at all."))
         self.alerts = Banner()
         self.alerts.action_clicked.connect(lambda: self.navigate.emit("dashboard"))
         outer.addWidget(self.alerts)
+        self.pages = QTabWidget()
+        outer.addWidget(self.pages, 1)
+        records = QWidget()
+        self.records_page = records
+        page = QVBoxLayout(records)
+        page.setContentsMargins(10, 10, 10, 10)
+        page.setSpacing(8)
+        page.addWidget(muted("Records that could not be synced. Fix the cause, then retry them — one, a "
+                             "selection or all at once. Discard what should not be synced at all."))
+        self.pages.addTab(records, "Records that failed")
+        self.reviews = ReviewsPanel(bridge)
+        self.reviews.count_changed.connect(self._review_count)
+        self.pages.addTab(self.reviews, "Customers to review")
+        self.pages.currentChanged.connect(self._page_changed)
 
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Show"))
@@ -252,7 +268,7 @@ class ErrorsWindow(Window):
         self.retry_all_button.setToolTip("Retry every record in the list as filtered")
         self.retry_all_button.clicked.connect(self.retry_all)
         bar.addWidget(self.retry_all_button)
-        outer.addLayout(bar)
+        page.addLayout(bar)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         runner = bridge.runner if bridge is not None else None
@@ -278,7 +294,7 @@ class ErrorsWindow(Window):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([760, 400])
-        outer.addWidget(split, 1)
+        page.addWidget(split, 1)
 
         self.poll_timer = QTimer(self)
         self.poll_timer.setInterval(1000)
@@ -392,6 +408,27 @@ class ErrorsWindow(Window):
             self.alerts.clear()
         if self.known_open is not None and status.get("open_errors") != self.known_open:
             self._maybe_reload()
+        errors, reviews = int(status.get("open_errors") or 0), int(status.get("open_reviews") or 0)
+        self.pages.setTabText(0, f"Records that failed ({errors})" if errors else "Records that failed")
+        self._review_count(reviews)
+        if self.reviews.loaded and not self.reviews.deciding:   # a decision in flight makes the counts differ
+            if reviews != sum(1 for r in self.reviews.model.rows if not r.get("choice")):
+                self.reviews.maybe_reload()
+            else:
+                self.reviews.changed_label.hide()   # a status read before a decision landed is no news
+
+    def _review_count(self, count: int) -> None:
+        self.pages.setTabText(1, f"Customers to review ({count})" if count else "Customers to review")
+
+    def _page_changed(self, index: int) -> None:
+        if self.pages.widget(index) is self.reviews and not self.reviews.loaded:
+            self.reviews.reload()
+
+    def show_reviews(self) -> None:
+        """Open on the customers to review (nothing else waits, or a person asked for them)."""
+        self.pages.setCurrentWidget(self.reviews)
+        if not self.reviews.loaded:
+            self.reviews.reload()
 
     def _maybe_reload(self) -> None:
         """Reload when nothing on screen would be lost; else offer it (rows must not jump mid-work)."""
@@ -404,8 +441,15 @@ class ErrorsWindow(Window):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if not event.spontaneous() and self.bridge is not None and self.model.pages_fetched:
+        if event.spontaneous() or self.bridge is None:
+            return
+        if self.model.pages_fetched:
             self._maybe_reload()
+        status = self.bridge.last_status or {}
+        if status.get("open_reviews") and not status.get("open_errors"):
+            self.show_reviews()
+        elif self.pages.currentWidget() is self.reviews:
+            self.reviews.maybe_reload()
 
     # -- selection and detail ------------------------------------------------------------------
     def selected_rows(self) -> list[dict[str, Any]]:
