@@ -49,7 +49,10 @@ def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
 def cmd_config(args: argparse.Namespace) -> int:
     paths = _paths(args)
     if args.action == "path":
-        print(paths.config_file)
+        if args.all:
+            print(f"config  {paths.config_file}\ndata    {paths.data_dir}\nlogs    {paths.log_dir}")
+        else:
+            print(paths.config_file)
         return EXIT_OK
     if args.action == "init":
         if paths.config_file.exists() and not args.force:
@@ -347,7 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true")
     csub.add_parser("show", help="print the effective configuration with defaults")
     csub.add_parser("check", help="validate the file and print every problem")
-    csub.add_parser("path", help="print where the config file is")
+    cpath = csub.add_parser("path", help="print where the config file is")
+    cpath.add_argument("--all", action="store_true", help="also where the database and the logs are")
 
     p = add("connections", cmd_connections, "connections: test")
     p.add_argument("action", choices=["test"])

@@ -2,7 +2,8 @@
 
 `python scripts/reference_docs.py --write` rewrites both references in the README; `... config`
 prints a Markdown table of every setting (key, default, meaning) from the pydantic models; `... cli`
-prints every command's usage. The README embeds the output, and `tests/foundation/test_readme.py` fails when a setting or command is missing there.
+prints every command's usage. The README embeds the output, and `tests/foundation/test_readme.py`
+fails when it differs from what the code says.
 """
 
 from __future__ import annotations

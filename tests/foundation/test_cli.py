@@ -40,6 +40,8 @@ def test_every_command_has_help(command, capsys):
 def test_config_init_check_show_path(isolated_paths, capsys):
     assert main(["config", "path"]) == 0
     assert str(isolated_paths / "config.toml") in capsys.readouterr().out
+    assert main(["config", "path", "--all"]) == 0
+    assert f"logs    {isolated_paths / 'data' / 'logs'}" in capsys.readouterr().out
     assert main(["config", "init", "--nop-url", "https://shop.test"]) == 0
     assert main(["config", "init"]) == 2  # refuses to overwrite
     assert main(["config", "check"]) == 0

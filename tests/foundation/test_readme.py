@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.reference_docs import settings_rows
+from scripts.reference_docs import cli_markdown, config_markdown, settings_rows
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
@@ -24,6 +24,12 @@ def test_every_setting_is_documented(key):
 
 
 @pytest.mark.parametrize("command", ["demo", "sandbox", "run", "sync", "status", "errors", "history", "config",
-                                     "connections", "secrets"])
+                                     "connections", "secrets", "customers"])
 def test_every_command_is_documented(command):
     assert f"`bngsync {command}" in README
+
+
+def test_the_generated_references_are_current():
+    """A changed setting or command: run `python scripts/reference_docs.py --write`."""
+    assert config_markdown() in README, "the configuration reference is out of date"
+    assert cli_markdown() in README, "the CLI reference is out of date"
