@@ -55,7 +55,9 @@ from agent.connectors.resilience import NO_RETRY, SYSTEM_CLOCK, CircuitBreaker, 
 
 SYSTEM = "bng"
 MAX_LIMIT = 500
-LIMIT_MARGIN = 0.9
+# The client-side bucket: 95 % of BNG's rate, and its burst less two tokens (see `from_settings`).
+LIMIT_MARGIN = 0.95
+BURST_SLACK = 2
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -149,9 +151,12 @@ class BngClient:
                       rng: random.Random | None = None, retry: RetryPolicy | None = None) -> BngClient:
         """Build the client with its own pool, limiter and breaker; the key comes from the keyring if not given.
 
-        The client-side bucket runs at 90 % of BNG's rate and burst: requests leave evenly spaced
-        but arrive bunched (connection set-up, scheduling), and the few spare tokens absorb that,
-        so the agent stays under the limit instead of collecting 429s at its edge.
+        The client-side bucket runs at 95 % of BNG's rate, with BNG's burst less two tokens: requests
+        leave evenly spaced but arrive bunched (connection set-up, scheduling), and the spare tokens
+        absorb that, so the agent stays under the limit instead of collecting 429s at its edge, or
+        draining BNG's bucket to "none remaining", which holds every request back until it has
+        refilled. (90 % of both left a tenth of the limit unused: 89.6 % of it in the orders
+        benchmark; 94 % now, still without a 429.)
         """
         if api_key is None:
             api_key = secrets.get("bng") or ""
@@ -162,7 +167,7 @@ class BngClient:
         breaker = CircuitBreaker(SYSTEM, agent.breaker_failures, agent.breaker_cooldown_seconds,
                                  agent.breaker_max_cooldown_seconds, clock=clock)
         limiter = TokenBucket(settings.requests_per_second * LIMIT_MARGIN,
-                              max(1, int(settings.burst * LIMIT_MARGIN)), clock=clock)
+                              max(1, settings.burst - BURST_SLACK), clock=clock)
         http = HttpClient(SYSTEM, settings.url, timeout=timeout_from_seconds(settings.timeout_seconds),
                           headers=headers, verify=settings.verify_tls, transport=transport, retry=retry,
                           limiter=limiter, breaker=breaker, clock=clock, rng=rng, error_parser=bng_error_parser,
