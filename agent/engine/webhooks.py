@@ -8,22 +8,26 @@ failure before that is a 5xx and the sender tries again; coalescing in the queue
 into the same job, never a second execution.
 
 Answers: 401 bad or missing signature (checked before the body is parsed), 400 malformed JSON or
-envelope, 411 no Content-Length (chunked bodies are refused: the size must be known up front),
-413 body over `max_body_bytes` (refused before reading it), 405 other methods, `GET /health` for
-monitoring, and the ASP.NET WebHooks echo check (`GET ...?echo=x` answers `x`) for registrations
-made without `NoEcho`. It binds 127.0.0.1 unless configured otherwise: expose it through a reverse
-proxy with TLS, never directly.
+envelope or a notification whose item the agent cannot read, 411 no Content-Length (chunked bodies
+are refused: the size must be known up front), 413 body over `max_body_bytes` (refused before
+reading it), 405 other methods, `GET /health` for monitoring, and the ASP.NET WebHooks echo check
+(`GET ...?echo=x` answers `x`) for registrations made without `NoEcho`. A 5xx means only that the
+event could not be stored just now, so sending it again can succeed. It binds 127.0.0.1 unless
+configured otherwise: expose it through a reverse proxy with TLS, never directly.
 """
 
 from __future__ import annotations
 
+import email.errors
 import hashlib
 import hmac
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -39,6 +43,9 @@ SIGNATURE_HEADER = "ms-signature"
 NotificationCallback = Callable[[str, dict[str, Any]], None]
 # action, item → the jobs to enqueue for it (None to ignore the notification)
 Mapping = Callable[[str, dict[str, Any]], "JobSpec | tuple | Iterable[JobSpec | tuple] | None"]
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class BadEnvelope(ValueError):
@@ -64,6 +71,20 @@ def verify(secret: str | bytes, body: bytes, header: str | None) -> bool:
     return ok
 
 
+def declared_length(raw: str) -> int | None:
+    """A Content-Length value as a number, None when it is not one.
+
+    Only ASCII digits count (RFC 9110: 1*DIGIT): `+5`, `1_0`, `-5` and `²` are not sizes, although
+    Python's `int()` or `str.isdigit()` accept some of them. A number too long to be a real size
+    stands for "too large" instead of failing to convert.
+    """
+    value = raw.strip()
+    if not value or not value.isascii() or not value.isdigit():
+        return None
+    value = value.lstrip("0") or "0"
+    return int(value) if len(value) <= 18 else 10**18
+
+
 def _field(obj: dict[str, Any], name: str) -> Any:
     """Envelope keys are PascalCase from ASP.NET; accept camelCase serializers too."""
     if name in obj:
@@ -81,6 +102,14 @@ def parse_envelope(body: bytes) -> list[tuple[str, dict[str, Any]]]:
         data = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadEnvelope(f"the body is not valid JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(body):
+        # `json` turns an unpaired `\ud800` into a string no UTF-8 store can hold: queuing it would fail
+        # on every delivery, so it is the sender's 400 rather than a 5xx to repeat.
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except (UnicodeEncodeError, RecursionError):
+            raise BadEnvelope("the body is not valid JSON text: it escapes an unpaired surrogate "
+                              "(\\uD800-\\uDFFF)") from None
     if not isinstance(data, dict):
         raise BadEnvelope("the body must be a JSON object with a Notifications list")
     notifications = _field(data, "Notifications")
@@ -186,8 +215,15 @@ class WebhookReceiver:
             return {"notifications": len(pairs)}
         specs: list[JobSpec | tuple] = []
         ignored = 0
-        for action, item in pairs:
-            produced = self.mapping(action, item)  # type: ignore[misc]
+        for index, (action, item) in enumerate(pairs):
+            try:
+                produced = self.mapping(action, item)  # type: ignore[misc]
+            except Exception as exc:
+                # The item is not one the agent can read (an id that is not a number, a field of the wrong
+                # type...). Sending it again gives the same result, so this is the sender's 400, not a 5xx
+                # it would repeat; the next poll still finds the record in the store.
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                raise BadEnvelope(f"notification {index} ({action}) cannot be read: {reason}") from exc
             if produced is None:
                 ignored += 1
             elif isinstance(produced, JobSpec) or (isinstance(produced, tuple) and produced
@@ -214,6 +250,9 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 64
 
 
+_BROKEN_HEADER_LINE = (email.errors.MissingHeaderBodySeparatorDefect, email.errors.FirstHeaderLineIsContinuationDefect)
+
+
 class _Handler(BaseHTTPRequestHandler):
     owner: WebhookReceiver
     protocol_version = "HTTP/1.1"
@@ -231,6 +270,37 @@ class _Handler(BaseHTTPRequestHandler):
             log.debug("webhook connection ended with an error", exc_info=True)
         finally:
             self.owner.close_thread_connection()
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        if any(isinstance(d, _BROKEN_HEADER_LINE) for d in self.headers.defects):
+            # A header line that is not `Name: value` (`Content-Length : 5`, a name with a space, a
+            # continuation first): the parser stops there and takes the lines after it for a body, so a
+            # Content-Length among them would go unseen and the real body be read as the next request.
+            # RFC 9112 says 400. (Other defects, such as a multipart Content-Type without parts, are harmless.)
+            self._reply(400, {"error": "a header line is malformed"}, close=True)
+            return False
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # The base class answers a method it has no handler for with 501 and an HTTP/2 or later request
+        # line with 505. To a webhook sender a 5xx means "send it again later", and neither request can
+        # ever succeed: answer 405 (as for the other methods) and 400.
+        if code == HTTPStatus.NOT_IMPLEMENTED and self.command:
+            self._not_allowed()
+            return
+        if code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:
+            code, message = HTTPStatus.BAD_REQUEST, f"Bad request version ({self.requestline.split()[-1]!r})"
+        super().send_error(code, message, explain)
+
+    def send_response_only(self, code: int, message: str | None = None) -> None:
+        # The base class writes no status line and no headers for HTTP/0.9 — the version it also assumes
+        # while the request line is still unread, so its refusals of a garbled request line would go out
+        # as a bare page no client can tell from a reply. Every answer here is HTTP/1.x.
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
+        super().send_response_only(code, message)
 
     def _reply(self, status: int, body: Any, close: bool = False, headers: dict[str, str] | None = None) -> None:
         if isinstance(body, bytes):
@@ -266,11 +336,8 @@ class _Handler(BaseHTTPRequestHandler):
         if raw is None:
             self._reply(411, {"error": "a Content-Length header is required"}, close=True)
             return None
-        try:
-            length = int(raw.strip())
-            if length < 0:
-                raise ValueError
-        except ValueError:
+        length = declared_length(raw)
+        if length is None:
             self._reply(400, {"error": "the Content-Length header is not a number"}, close=True)
             return None
         if length > self.owner.max_body_bytes:
@@ -280,9 +347,10 @@ class _Handler(BaseHTTPRequestHandler):
         return length
 
     def handle_expect_100(self) -> bool:
-        # Refuse an oversized body before the client sends it.
-        raw = self.headers.get("Content-Length", "")
-        if raw.strip().isdigit() and int(raw) > self.owner.max_body_bytes:
+        # Refuse an oversized body before the client sends it (a length that is not a number is refused
+        # once the request is read).
+        length = declared_length(self.headers.get("Content-Length", ""))
+        if length is not None and length > self.owner.max_body_bytes:
             self.owner._count("too_large")
             self._reply(413, {"error": f"the body is larger than {self.owner.max_body_bytes} bytes"}, close=True)
             return False
@@ -321,6 +389,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             counts = owner.accept(pairs)
+        except BadEnvelope as exc:
+            log.warning("webhook refused: %s", exc)
+            owner._count("malformed")
+            self._reply(400, {"error": str(exc)})
+            return
         except Exception:
             log.exception("queuing webhook notifications failed")
             owner._count("failed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 
 import httpx
@@ -169,6 +170,82 @@ def test_a_body_shorter_than_declared_is_refused(store):
         reply = sock.recv(65536)
     assert reply.startswith(b"HTTP/1.1 400") or reply == b""
     assert queue.depth() == 0
+
+
+def statuses(receiver, data: bytes) -> list[int]:
+    """Every status the receiver answers `data` with (interim 100s included), read until it closes."""
+    with socket.create_connection(("127.0.0.1", receiver.port), timeout=5) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)           # nothing more comes: the receiver must not wait for it
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    return [int(code) for code in re.findall(rb"^HTTP/1\.[01] (\d{3}) ", reply, re.MULTILINE)]
+
+
+@pytest.mark.parametrize(("length", "answers"), [
+    ("²", [100, 400]),              # str.isdigit() says yes, int() says no: the connection used to drop
+    ("9" * 5000, [413]),            # too many digits for int(): dropped too
+    ("+5", [100, 400]),             # int() reads these, HTTP does not
+    ("1_0", [100, 400]),
+])
+def test_content_lengths_with_expect_100_are_answered(receiver, length, answers):
+    request = f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\nExpect: 100-continue\r\n\r\nhello"
+    assert statuses(receiver, request.encode("latin-1")) == answers
+
+
+@pytest.mark.parametrize(("request_bytes", "answers"), [
+    (b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n", [405]),          # not 501: a sender would repeat a 5xx
+    (b"CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n", [405]),
+    (b"POST / HTTP/2.0\r\nHost: x\r\n\r\n", [400]),        # not 505, and with a status line
+    (b"POST\r\n\r\n", [400]),                               # refusals of a garbled line have one too
+    (b"GET / HTTP/0.9\r\n\r\n", [405]),
+    (b"GET /health\r\n\r\n", [200]),
+])
+def test_every_refusal_is_a_4xx_with_a_status_line(receiver, request_bytes, answers):
+    assert statuses(receiver, request_bytes) == answers
+
+
+@pytest.mark.parametrize("bad_line", [b"Content-Length : %d", b"X Name: y\r\nContent-Length: %d"])
+def test_a_malformed_header_line_is_refused_not_read_past(receiver, bad_line):
+    # Read past, the bad line hides the Content-Length (the parser stops there), the GET seems to have
+    # no body, and the body is answered as a second request: [405, 200] before the fix.
+    smuggled = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    request = b"GET /webhooks HTTP/1.1\r\nHost: x\r\n" + bad_line % len(smuggled) + b"\r\n\r\n" + smuggled
+    assert statuses(receiver, request) == [400]
+
+
+@pytest.fixture
+def agent_receiver(store):
+    """The receiver with the flows' own mapping, as the runtime starts it."""
+    from agent.flows import webhook_jobs
+
+    with WebhookReceiver("127.0.0.1", 0, SECRET, queue=JobQueue(store), mapping=webhook_jobs) as server, \
+            httpx.Client(base_url=server.url, timeout=5) as c:
+        yield server, c
+
+
+@pytest.mark.parametrize(("action", "item"), [
+    ("orders/create", {"id": "abc"}), ("orders/create", {"id": [1]}), ("orders/create", {"id": float("inf")}),
+    ("orders/create", {"id": 5, "order_items": "ab"}), ("customers/update", {"id": 5, "email": 5}),
+])
+def test_an_item_the_agent_cannot_read_gets_400_not_a_5xx_to_repeat(agent_receiver, tmp_path, action, item):
+    receiver, c = agent_receiver
+    response = post(c, envelope(("orders/create", {"id": 1}), (action, item)))
+    assert response.status_code == 400 and "notification 1" in response.json()["error"]
+    assert jobs(tmp_path) == []                             # all or nothing: the good one waits for a resend
+    assert receiver.stats["failed"] == 0 and receiver.stats["malformed"] == 1
+
+
+def test_an_unpaired_surrogate_escape_is_refused_before_it_reaches_the_store(agent_receiver, tmp_path):
+    receiver, c = agent_receiver
+    body = b'{"Notifications": [{"Action": "orders/create", "Item": {"id": 5, "customer_note": "\\ud800"}}]}'
+    response = post(c, body)
+    assert response.status_code == 400 and "surrogate" in response.json()["error"]
+    assert jobs(tmp_path) == [] and receiver.stats["failed"] == 0
+    paired = body.replace(b"\\ud800", b"\\ud83d\\ude00")       # a pair is text like any other
+    assert post(c, paired).status_code == 200
+    assert json.loads(jobs(tmp_path)[0]["payload"])["customer_note"] == "\U0001f600"
 
 
 def test_health_echo_and_other_methods(client):
