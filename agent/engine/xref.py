@@ -88,12 +88,13 @@ class XRef:
         """
         now = self.clock()
         with in_transaction(self.store):
-            self.store.execute(
+            row = self.store.execute(
                 "INSERT INTO xref (entity, nop_id, bng_key, state, data, created_at, updated_at) "
                 "VALUES (?1, ?2, NULL, 'intent', ?3, ?4, ?4) ON CONFLICT(entity, nop_id) DO UPDATE SET "
-                "data = COALESCE(excluded.data, data), updated_at = ?4 WHERE state = 'intent'",
-                (entity, str(nop_id), dump(data), now))
-            return self.get(entity, nop_id)  # type: ignore[return-value]
+                f"data = COALESCE(excluded.data, data), updated_at = ?4 WHERE state = 'intent' RETURNING {_COLUMNS}",
+                (entity, str(nop_id), dump(data), now)).fetchone()
+            # No row back: the link is done already and stays as it is.
+            return XRefRecord.from_row(row) if row else self.get(entity, nop_id)  # type: ignore[return-value]
 
     def complete(self, entity: str, nop_id: str | int, bng_key: str, data: Any = None) -> XRefRecord:
         """Record the key a create (or an adopted lookup) produced."""
@@ -112,16 +113,18 @@ class XRef:
             raise ValueError("a BNG key is required")
         now = self.clock()
         with in_transaction(self.store):
-            current = self.get(entity, nop_id)
-            if current and current.done and current.bng_key != bng_key and not replace:
-                raise XRefConflict(f"{entity} {nop_id} is already linked to BNG {current.bng_key}, "
-                                   f"not {bng_key}; check both records and link them by hand")
-            self.store.execute(
+            # One statement: the update is skipped (no row back) when the record is linked to another key.
+            row = self.store.execute(
                 "INSERT INTO xref (entity, nop_id, bng_key, state, data, created_at, updated_at) "
                 "VALUES (?1, ?2, ?3, 'done', ?4, ?5, ?5) ON CONFLICT(entity, nop_id) DO UPDATE SET "
-                "bng_key = ?3, state = 'done', data = COALESCE(?4, data), updated_at = ?5",
-                (entity, str(nop_id), bng_key, dump(data), now))
-            return self.get(entity, nop_id)  # type: ignore[return-value]
+                "bng_key = ?3, state = 'done', data = COALESCE(?4, data), updated_at = ?5 "
+                "WHERE ?6 OR state != 'done' OR COALESCE(bng_key, '') = '' OR bng_key = ?3 "
+                f"RETURNING {_COLUMNS}", (entity, str(nop_id), bng_key, dump(data), now, replace)).fetchone()
+            if row is None:
+                current = self.get(entity, nop_id)
+                raise XRefConflict(f"{entity} {nop_id} is already linked to BNG {current and current.bng_key}, "
+                                   f"not {bng_key}; check both records and link them by hand")
+            return XRefRecord.from_row(row)
 
     def forget(self, entity: str, nop_id: str | int) -> bool:
         """Drop a link (e.g. the BNG record was deleted and must be created again)."""
