@@ -72,12 +72,16 @@ class Baseline:
             return response.json()
 
     # -- the script --------------------------------------------------------------------------
-    def prepare(self) -> None:
-        """Log in and read what every order needs: countries, states, BNG items and definitions."""
+    def login(self) -> None:
+        """The store's API token for the API user."""
         token = self._call("nop", "POST", "/token", json={"guest": False, "username": self.urls["nop_username"],
                                                           "password": self.urls["nop_password"],
                                                           "remember_me": False})["access_token"]
         self.nop.headers["Authorization"] = f"Bearer {token}"
+
+    def prepare(self) -> None:
+        """Log in and read what every order needs: countries, states, BNG items and definitions."""
+        self.login()
         self.countries = {c["id"]: c for c in self._call("nop", "GET", "/api/countries")["countries"]}
         self.states = {s["id"]: s for s in self._call("nop", "GET", "/api/stateprovinces")["state_provinces"]}
         self.items: dict[str, dict[str, Any]] = {}

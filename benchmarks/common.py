@@ -381,10 +381,15 @@ def op_start_webhooks(box: Any, url: str) -> None:
 
 def op_grow_catalog(box: Any, count: int, drift_every: int = 0, seed: int = 5) -> dict[str, int]:
     """Grow both doubles to `count` more stock-managed SKUs whose store figure equals BNG's; every
-    `drift_every`-th one is then made to disagree (a person or an import wrote the store's stock)."""
+    `drift_every`-th one is then made to disagree (a person or an import wrote the store's stock).
+
+    The store double builds a product's API view once and keeps it; the views of the new products
+    are built here, so the first listing of 10,000 products does not cost the double seconds of its
+    own work that a timed benchmark would charge to the agent."""
     import random
     from decimal import Decimal
 
+    from agent.sandbox.nop.dto import product_dto
     from agent.sandbox.nop.model import Product
 
     rng = random.Random(seed)
@@ -404,8 +409,27 @@ def op_grow_catalog(box: Any, count: int, drift_every: int = 0, seed: int = 5) -
             drifted += 1
         fields = dict(template.fields)
         fields.update(sku=sku, name=f"Bulk item {index}", stock_quantity=store_quantity)
-        nop.add_product(Product(id=nop.next_id("product"), fields=fields), announce=False)
+        product = nop.add_product(Product(id=nop.next_id("product"), fields=fields), announce=False)
+        with nop.lock:
+            product_dto(nop, product)
     return {"skus": count, "drifted": drifted}
+
+
+def op_drift_stock(box: Any, every: int, prefix: str = "BULK-", seed: int = 6) -> int:
+    """Make every `every`-th store product whose SKU starts with `prefix` disagree with BNG, as an
+    import or a person writing the store's stock would; returns how many were changed."""
+    import random
+
+    rng = random.Random(seed)
+    nop = box.nop.state
+    changed = 0
+    with nop.lock:
+        bulk = sorted((p for p in nop.products.values() if (p.sku or "").startswith(prefix)), key=lambda p: p.sku)
+        for product in bulk[::every]:
+            product.fields["stock_quantity"] += rng.randint(1, 5)
+            nop.product_changed(product.id)
+            changed += 1
+    return changed
 
 
 def op_stock_mismatches(box: Any, prefix: str = "BULK-") -> int:
@@ -427,7 +451,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "order_copies": op_order_copies, "stats": op_stats,
     "reset_counts": op_reset_counts, "faults": op_faults, "rate_limit": op_rate_limit,
     "latencies": op_latencies, "start_webhooks": op_start_webhooks, "grow_catalog": op_grow_catalog,
-    "stock_mismatches": op_stock_mismatches,
+    "stock_mismatches": op_stock_mismatches, "drift_stock": op_drift_stock,
 }
 
 

@@ -4,15 +4,22 @@
     bngsync-tray --background    start quietly in the tray (what start-at-login runs)
     bngsync-tray --setup         run the setup assistant first
     bngsync-tray --data-dir D --config F   use another data folder / settings file
+
+When the environment variable `BNGSYNC_READY_FILE` names a file, the app writes its process id
+there once it is on screen: the tray icon shown or, without a system tray, the dashboard. Start-up
+scripts and the footprint benchmark wait for that file instead of guessing how long a start takes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from agent import __version__
@@ -74,6 +81,23 @@ def open_service(paths: paths_mod.Paths) -> Any:
             return None
 
 
+READY_FILE_ENV = "BNGSYNC_READY_FILE"
+
+
+def announce_ready() -> None:
+    """Write the process id to `BNGSYNC_READY_FILE` (when set).
+
+    Called from the event loop's first turn, so the tray icon or window shown before it has been
+    handed to the platform. A file that cannot be written is ignored: it must never stop the app.
+    """
+    target = os.environ.get(READY_FILE_ENV)
+    if target:
+        try:
+            Path(target).write_text(f"{os.getpid()}\n", encoding="utf-8")
+        except OSError:
+            pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `bngsync-tray` GUI script."""
     from ui.controller import AppController
@@ -95,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     instance.message.connect(controller.on_message)
     if not args.background and controller.tray is not None:
         controller.show("dashboard")
+    QTimer.singleShot(0, announce_ready)
     try:
         return app.exec()
     finally:

@@ -69,3 +69,17 @@ def test_version_and_help(capsys):
     assert "bngsync" in capsys.readouterr().out
     args = app_mod.parse_args(["--background", "--data-dir", "/tmp/x"])
     assert args.background and args.data_dir == "/tmp/x"
+
+
+def test_the_ready_file_is_written_once_on_screen(tmp_path, monkeypatch):
+    """Start-up scripts (and the footprint benchmark) wait for BNGSYNC_READY_FILE."""
+    import os
+
+    ready = tmp_path / "ready"
+    app_mod.announce_ready()                              # not asked for: nothing written
+    assert not ready.exists()
+    monkeypatch.setenv(app_mod.READY_FILE_ENV, str(ready))
+    app_mod.announce_ready()
+    assert ready.read_text().strip() == str(os.getpid())
+    monkeypatch.setenv(app_mod.READY_FILE_ENV, str(tmp_path / "missing" / "ready"))
+    app_mod.announce_ready()                              # an unwritable path never stops the app
