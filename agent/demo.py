@@ -57,7 +57,7 @@ def _table(rows: list[tuple[str, Any]]) -> str:
 
 class Demo:
     def __init__(self, orders: int = 25, faults: float = 0.0, seed: int = 7, bad_data: float = 0.04,
-                 data_dir: Path | None = None):
+                 data_dir: Path | None = None, log_level: str = "INFO"):
         self.orders = orders
         self.seed = seed
         # The store's API plugin defect on order updates (reference: PUT /api/orders/{id} on a busy
@@ -65,6 +65,7 @@ class Demo:
         # and the tests keep it on, and the agent holds those updates with a plain reason.
         self.sandbox = Sandbox(seed=seed, bng_rate=None, bad_data_rate=bad_data, order_put_item_lookup_defect=False)
         self.faults = faults
+        self.log_level = log_level
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="bngsync-demo-"))
         self.service = None
         self.placed: list[int] = []
@@ -84,7 +85,7 @@ class Demo:
         config_mod.save(settings, paths.config_file)
         os.environ["BNGSYNC_NOP_PASSWORD"] = self.sandbox.credentials.nop_password
         os.environ["BNGSYNC_BNG_API_KEY"] = self.sandbox.credentials.bng_api_key
-        self.service = Service.open(paths, need_secrets=True, console=False)
+        self.service = Service.open(paths, need_secrets=True, log_level=self.log_level, console=False)
         self.service.start(schedules=False, webhooks=False)
 
     def stop(self) -> None:
@@ -163,7 +164,7 @@ class Demo:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    demo = Demo(orders=args.orders, faults=args.faults, seed=args.seed)
+    demo = Demo(orders=args.orders, faults=args.faults, seed=args.seed, log_level=getattr(args, "log_level", "INFO"))
     progress = Progress()
     print(f"bngsync demo: {args.orders} orders, fault rate {args.faults:.0%}, seed {args.seed}")
     print(f"data dir: {demo.data_dir}")

@@ -60,23 +60,30 @@ FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
 def setup(log_dir: Path | None, level: str = "INFO", console: bool = True) -> None:
-    """Configure the root logger once per process (idempotent: handlers are replaced)."""
+    """Configure the root logger once per process (idempotent: handlers are replaced).
+
+    The file gets INFO and up (runs, retries, alerts), or everything with `level="DEBUG"`, which
+    adds one line per HTTP request: worth it when looking into a problem, not every day, since
+    formatting and redacting a line per request costs a running agent real CPU time.
+    """
+    wanted = getattr(logging, level.upper(), logging.INFO)
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_bngsync", False):
             root.removeHandler(handler)
             handler.close()
-    root.setLevel(logging.DEBUG)
+    file_level = min(wanted, logging.INFO)
+    root.setLevel(file_level if log_dir is not None else wanted)
     handlers: list[logging.Handler] = []
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         file_handler = logging.handlers.RotatingFileHandler(
             log_dir / "bngsync.log", maxBytes=5_000_000, backupCount=5, encoding="utf-8")
-        file_handler.setLevel(logging.DEBUG)
+        file_handler.setLevel(file_level)
         handlers.append(file_handler)
     if console:
         stream = logging.StreamHandler()
-        stream.setLevel(getattr(logging, level.upper(), logging.INFO))
+        stream.setLevel(wanted)
         handlers.append(stream)
     for handler in handlers:
         handler._bngsync = True  # type: ignore[attr-defined]
