@@ -2,9 +2,9 @@
 
 Both doubles are grown to 10,000 more stock-managed SKUs (`op_grow_catalog`), with 20 ms added to
 every call of both, BNG's default limit (10 requests/s, burst 20) enforced by the BNG double and the
-agent at its default settings. Two passes are timed, from the trigger to the moment the store
-double reports no SKU whose StockQuantity differs from BNG's available figure (counted in the
-sandbox process, not taken from the agent's word):
+agent at its default settings (`--setting` changes one, to see what limits a pass). Two passes are
+timed, from the trigger to the moment the store double reports no SKU whose StockQuantity differs
+from BNG's available figure (counted in the sandbox process, not taken from the agent's word):
 
 1. first alignment — a fresh agent's first inventory run over a catalog where every
    `--drift-every`-th store figure disagrees;
@@ -18,12 +18,13 @@ BNG stock and one PUT of the store product, one request at a time (a 429 is wait
 `--baseline-skus` SKUs and its time is scaled to the whole catalog (said so in the table).
 
     .venv/bin/python -m benchmarks.bench_stock [--skus 10000] [--drift-every 100] [--baseline-skus 300] \\
-        [--json out.json]
+        [--setting nopcommerce.requests_per_second=50] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -75,12 +76,13 @@ def _until_matched(box: RemoteSandbox, started: float, timeout: float) -> float:
 
 # -- the agent -------------------------------------------------------------------------------------
 
-def agent_passes(skus: int, drift_every: int, timeout: float, nop_rate: float | None = None) -> tuple[Pass, Pass]:
+def agent_passes(skus: int, drift_every: int, timeout: float,
+                 settings: dict[str, dict[str, Any]] | None = None) -> tuple[Pass, Pass]:
     box, drifted = _sandbox(skus, drift_every)
     try:
         with Scratch("stock") as folder:
             quiet_environment(folder)
-            runtime = start_runtime(agent_settings(box.urls, nop_rate=nop_rate), folder / "data", box.urls)
+            runtime = start_runtime(agent_settings(box.urls, sections=settings), folder / "data", box.urls)
             try:
                 first = _agent_pass(box, runtime, drifted, full=False, timeout=timeout)
                 drifted = box.call("drift_stock", drift_every)
@@ -144,12 +146,27 @@ def baseline_pass(skus: int, drift_every: int, sample: int) -> tuple[float, int,
 
 # -- the measurement -------------------------------------------------------------------------------
 
+def parse_settings(pairs: list[str]) -> dict[str, dict[str, Any]]:
+    """`section.key=value` pairs (values as JSON when they parse, else text) → agent settings sections."""
+    sections: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        section, _, key = name.strip().partition(".")
+        if not key or not text:
+            raise ValueError(f"expected section.key=value, not {pair!r}")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        sections.setdefault(section, {})[key] = value
+    return sections
+
+
 def run(skus: int = 10_000, drift_every: int = 100, baseline_skus: int = 300, timeout: float = 900,
-        nop_rate: float | None = None) -> list[Result]:
+        settings: list[str] | None = None) -> list[Result]:
     command = f"{COMMAND} --skus {skus} --drift-every {drift_every} --baseline-skus {baseline_skus}"
-    if nop_rate is not None:
-        command += f" --nop-rate {nop_rate:g}"
-    first, nightly = agent_passes(skus, drift_every, timeout, nop_rate)
+    command += "".join(f" --setting {pair}" for pair in settings or [])
+    first, nightly = agent_passes(skus, drift_every, timeout, parse_settings(settings or []))
     for name, p in (("first alignment", first), ("nightly reconciliation", nightly)):
         print(f"  {name}: {p.fixed} drifted SKUs matched in {p.seconds:.1f} s (run settled at "
               f"{p.settled_seconds:.1f} s); BNG calls {p.bng_calls}, store calls {p.nop_calls}")
@@ -161,9 +178,9 @@ def run(skus: int = 10_000, drift_every: int = 100, baseline_skus: int = 300, ti
         base_note = (f"baseline: naive GET BNG stock + PUT store product per SKU, {done} SKUs in {seconds:.1f} s, "
                      f"scaled to {total:,}")
         print(f"  baseline: {done} SKUs in {seconds:.1f} s → {scaled:,.0f} s for {total:,} SKUs")
-    limit = "the agent's default store limit (20/s)" if nop_rate is None else f"the agent's store limit {nop_rate:g}/s"
+    agent = f"agent settings {', '.join(settings)}" if settings else "the agent at its default settings"
     conditions = (f"{skus:,} SKUs, every {drift_every}th drifted; {LATENCY_MS:g} ms per call on both doubles, "
-                  f"BNG limit 10/s burst 20, {limit}")
+                  f"BNG limit 10/s burst 20, {agent}")
     return [
         Result(f"stock first alignment, {skus:,} SKUs", first.seconds, "s", "< 60 s", first.seconds < TARGET_SECONDS,
                scaled, command=command, note=f"{conditions}; {first.bng_calls} BNG and {first.nop_calls} store "
@@ -181,10 +198,11 @@ def main() -> None:
     parser.add_argument("--drift-every", type=int, default=100, help="every n-th store figure disagrees")
     parser.add_argument("--baseline-skus", type=int, default=300, help="SKUs the naive script runs over (0: none)")
     parser.add_argument("--timeout", type=float, default=900, help="give up on a pass after this many seconds")
-    parser.add_argument("--nop-rate", type=float, help="the agent's store requests/s (default: the product's 20)")
+    parser.add_argument("--setting", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="change one agent setting, e.g. nopcommerce.requests_per_second=50 (repeatable)")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
-    results = run(args.skus, args.drift_every, args.baseline_skus, args.timeout, args.nop_rate)
+    results = run(args.skus, args.drift_every, args.baseline_skus, args.timeout, args.setting)
     print_results("stock", results)
     save_results(args.json, results)
 
