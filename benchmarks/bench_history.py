@@ -147,7 +147,6 @@ def measure(data_dir: Path, config: Path, order_number: int) -> dict[str, Any]:
         times["open"] = timer(build, lambda: "window" in holder and holder["window"].runs.rowCount() > 0,
                               "the first page of runs")
         window = holder["window"]
-        times["first_run"] = window.runs.rows[0]["id"]
         times["steps"] = timer(lambda: window.runs_view.selectRow(0), lambda: window.steps.rowCount() > 0,
                                "the steps of the newest run")
         pages = window.runs.pages_fetched
