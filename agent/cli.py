@@ -365,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from agent.secrets import SecretError
+    from agent.service import RefusedRequest
     from agent.store import StoreError
 
     parser = build_parser()
@@ -377,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.path:
             print(f"bngsync: (file: {exc.path}; `bngsync config check` lists the problems)", file=sys.stderr)
         return EXIT_USAGE
-    except (UsageError, SecretError, StoreError) as exc:
+    except (UsageError, RefusedRequest, SecretError, StoreError) as exc:
         print(f"bngsync: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -385,8 +386,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # `python -m agent.cli` runs this file as __main__; the service raises agent.cli's UsageError,
-    # so run the imported module's main, whose except clause names that same class (exit code 2).
-    from agent.cli import main as package_main
-
-    sys.exit(package_main())
+    sys.exit(main())

@@ -73,7 +73,7 @@ class BngSettings(_Section):
     url: str = Field(description="the API root, e.g. http://localhost:8420/api/v1")
     company: str = Field("", description="company code; only for hosted (SaaS) BNG")
     timeout_seconds: float = Field(30.0, gt=0, le=600, description="connect/read/write timeout per request")
-    page_size: int = Field(100, ge=1, le=500, description="records per page (BNG allows 1-500)")
+    page_size: int = Field(500, ge=1, le=500, description="records per page (BNG allows 1-500)")
     requests_per_second: float = Field(10.0, gt=0, description="BNG's default limit is 10/s, burst 20")
     burst: int = Field(20, ge=1, description="requests allowed in a burst")
     verify_tls: bool = Field(True, description="check BNG's TLS certificate (hosted BNG)")

@@ -27,6 +27,11 @@ from agent.store import Store, StoreError, open_store
 
 log = logging.getLogger(__name__)
 
+
+class RefusedRequest(Exception):
+    """A request the service cannot carry out as asked (an unknown record, one in the wrong state):
+    the message says why, for the person who asked (the CLI exits 2 with it, the UI shows it)."""
+
 FLOWS = ("orders", "shipments", "inventory", "products", "customers")
 Listener = Callable[[dict[str, Any]], None]
 
@@ -176,7 +181,7 @@ class Service:
 
     # -- status --------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        queue = self.queue.counts()
+        queue = self.queue.open_counts()
         breakers = self.store.query("SELECT system, state, failures, next_probe_at FROM breaker ORDER BY system")
         if self.runtime is not None:
             live = {"nopcommerce": self.runtime.nop, "bng": self.runtime.bng}
@@ -203,7 +208,8 @@ class Service:
                           "last_error": st.get("last_error") or "", "last_success_at": st.get("last_success_at"),
                           "runs_today": {r["outcome"]: r["n"] for r in counts}})
         synced_today = self.store.scalar(
-            "SELECT count(*) FROM job WHERE kind = 'order.create' AND state = 'succeeded' AND finished_at >= ?",
+            "SELECT count(*) FROM job INDEXED BY job_orders_synced "
+            "WHERE kind = 'order.create' AND state = 'succeeded' AND finished_at >= ?",
             (today,)) or 0
         return {"running": self.running, "paused": self.settings.agent.paused, "queue": queue,
                 "depth": sum(queue.get(s, 0) for s in ("pending", "running", "retry_wait")),
@@ -233,9 +239,7 @@ class Service:
     def error(self, job_id: int) -> dict[str, Any]:
         job = self.queue.get(job_id)
         if job is None:
-            from agent.cli import UsageError
-
-            raise UsageError(f"there is no record with id {job_id}")
+            raise RefusedRequest(f"there is no record with id {job_id}")
         row = self._job_row(job)
         row["trail"] = self.job_trail(job_id)
         return row
@@ -250,9 +254,7 @@ class Service:
     def retry(self, job_id: int, override: dict[str, Any] | None = None) -> bool:
         ok = self.queue.retry(job_id, override=override)
         if not ok:
-            from agent.cli import UsageError
-
-            raise UsageError(f"record {job_id} is not dead or quarantined (nothing to retry)")
+            raise RefusedRequest(f"record {job_id} is not dead or quarantined (nothing to retry)")
         self._emit({"type": "errors"})
         return ok
 
@@ -264,9 +266,7 @@ class Service:
     def discard(self, job_id: int) -> bool:
         ok = self.queue.discard(job_id, reason="discarded by a person")
         if not ok:
-            from agent.cli import UsageError
-
-            raise UsageError(f"record {job_id} cannot be discarded (unknown or already finished)")
+            raise RefusedRequest(f"record {job_id} cannot be discarded (unknown or already finished)")
         self._emit({"type": "errors"})
         return ok
 
@@ -322,9 +322,7 @@ class Service:
         try:
             result = resolve_review(self.store, queue, review_id, choice, customer_no=customer_no, alerts=alerts)
         except ValueError as exc:
-            from agent.cli import UsageError
-
-            raise UsageError(str(exc)) from None
+            raise RefusedRequest(str(exc)) from None
         self._emit({"type": "reviews", "review": review_id, "choice": choice})
         return result
 
@@ -353,12 +351,19 @@ class Service:
     def daily_counts(self, days: int = 30) -> list[dict[str, Any]]:
         """Orders synced and records failed per local day, oldest first (the dashboard chart)."""
         start = (datetime.now() - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-        rows = self.store.query(
-            "SELECT date(finished_at, 'unixepoch', 'localtime') AS day, "
-            "sum(kind = 'order.create' AND state = 'succeeded') AS synced, "
-            "sum(state IN ('dead', 'quarantined')) AS failed FROM job "
-            "WHERE finished_at >= ? GROUP BY day", (start.timestamp(),))
-        by_day = {r["day"]: r for r in rows}
+        # Two index ranges (synced orders; records needing a person) rather than a scan of every job.
+        synced = self.store.query(
+            "SELECT date(finished_at, 'unixepoch', 'localtime') AS day, count(*) AS n FROM job "
+            "INDEXED BY job_orders_synced WHERE kind = 'order.create' AND state = 'succeeded' AND finished_at >= ? "
+            "GROUP BY day",
+            (start.timestamp(),))
+        failed = self.store.query(
+            "SELECT date(finished_at, 'unixepoch', 'localtime') AS day, count(*) AS n FROM job "
+            "WHERE state IN ('dead', 'quarantined') AND finished_at >= ? GROUP BY day", (start.timestamp(),))
+        by_day: dict[str, dict[str, int]] = {}
+        for name, found in (("synced", synced), ("failed", failed)):
+            for r in found:
+                by_day.setdefault(r["day"], {})[name] = r["n"]
         out = []
         for i in range(days):
             day = (start + timedelta(days=i)).strftime("%Y-%m-%d")

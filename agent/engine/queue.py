@@ -565,7 +565,18 @@ class JobQueue:
             "ORDER BY id DESC LIMIT ?5", (json.dumps(states), kind, error_class, before_id, limit)).fetchall()
         return [Job.from_row(r) for r in rows]
 
+    def open_counts(self) -> dict[str, int]:
+        """Jobs waiting, running or needing a person, by state: an index range, fast over any history
+        (what the tray and dashboard read every few seconds; finished states are left out)."""
+        counts = dict.fromkeys(ACTIVE_STATES + ERROR_STATES, 0)
+        for state, n in self.store.execute(
+                "SELECT state, COUNT(*) FROM job WHERE state IN ('pending', 'running', 'retry_wait', 'dead', "
+                "'quarantined') GROUP BY state").fetchall():
+            counts[state] = n
+        return counts
+
     def counts(self) -> dict[str, int]:
+        """Every job by state, finished ones too (a scan: for reports, not for polling)."""
         counts = dict.fromkeys(STATES, 0)
         for state, n in self.store.execute("SELECT state, COUNT(*) FROM job GROUP BY state").fetchall():
             counts[state] = n
