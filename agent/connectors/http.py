@@ -14,6 +14,7 @@ and attempt number — never headers or bodies, and through the log redactor.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -228,6 +229,14 @@ class ConnectionCheck:
 
 
 # -- the client ----------------------------------------------------------------------------------
+@functools.cache
+def system_trust() -> ssl.SSLContext:
+    """The one TLS context every client verifies servers with (the CA bundle, or SSL_CERT_FILE /
+    SSL_CERT_DIR when set). Shared, because each context holds its own parsed copy of the bundle:
+    about 1 MB per client otherwise."""
+    return httpx.create_ssl_context()
+
+
 class HttpClient:
     """A pooled, rate-limited, retrying, breaker-guarded JSON client for one remote system."""
 
@@ -258,7 +267,7 @@ class HttpClient:
         self._stats_lock = threading.Lock()
         self._timeout = timeout.as_dict()
         self._transport = transport or httpx.HTTPTransport(
-            verify=verify, proxy=environment_proxy(self.base_url),
+            verify=system_trust() if verify else False, proxy=environment_proxy(self.base_url),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
                                 keepalive_expiry=15.0))
         # For `probe` only: requests go to the transport directly (see `_send`).

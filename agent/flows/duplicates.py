@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
-from rapidfuzz import fuzz
 
 from agent.store import Store
 
@@ -172,6 +171,8 @@ def _given(name: str) -> str:
 
 def first_names_agree(a: str, b: str) -> str | None:
     """How two first names agree: "same", "initial" (J. and John), "nickname" (Bob and Robert), or None."""
+    from rapidfuzz import fuzz  # loaded on the first comparison (see `judge`)
+
     if not a or not b:
         return "initial" if (a or b) else None
     if fuzz.ratio(a, b) >= 85 or fuzz.ratio(_given(a), _given(b)) >= 85:
@@ -192,6 +193,10 @@ def judge(web: Person, bng: Person) -> Candidate | None:
     address.
     A shared surname, address or landline alone (a family) is not enough.
     """
+    # rapidfuzz is imported here, not at the top: an agent that has compared no customers yet
+    # (a fresh start, or a store without the customers flow) does without its 3-4 MB.
+    from rapidfuzz import fuzz
+
     evidence: list[str] = []
     same_mail = bool(web.normalized_email) and web.normalized_email == bng.normalized_email
     if same_mail:

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pycountry
-from scourgify import normalize_address_record
 
 from agent.mapping.errors import MappingError
 
@@ -284,6 +283,8 @@ def usps_street(line1: str, line2: str, city: str, region: str, zip5: str) -> tu
     scourgify's answer is only taken when it kept every number of the input (house, unit, box
     numbers); a parser that drops one would send the parcel to the wrong door.
     """
+    from scourgify import normalize_address_record  # its parser model is loaded on the first US address
+
     try:
         out = normalize_address_record({"address_line_1": line1, "address_line_2": line2 or None,
                                         "city": city, "state": region, "postal_code": zip5})

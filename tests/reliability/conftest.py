@@ -35,7 +35,7 @@ class Scale:
 FAST = Scale("fast", crash_orders=150, crash_kills=4, crash_seconds=8.0, fault_orders=40, compression=60,
              outage_orders=40, fuzz_examples=300, demo_orders=10)
 # The outage is ten minutes of BNG being down with the agent's default timings (breaker cool-down
-# 30 s doubling to 30 min, retries from 5 s doubling to an hour), all compressed alike: 60 times in
+# 30 s doubling to 5 min, retries from 5 s doubling to an hour), all compressed alike: 60 times in
 # the fast run (10 s down), 20 times in the full run (30 s down).
 FULL = Scale("full", crash_orders=1000, crash_kills=50, crash_seconds=100.0, fault_orders=1000,
              compression=20, outage_orders=200,
