@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +56,19 @@ def full_run(config: pytest.Config) -> bool:
     except ValueError:          # the option is unknown when this conftest was not loaded at start
         flag = False
     return flag or os.environ.get("BNGSYNC_FULL") == "1"
+
+
+# The suite-wide limit (5 minutes a test) fits the fast run; at full scale a test moves a thousand
+# orders through faults and hangs, which takes longer on two cores.
+FULL_TIMEOUT_SECONDS = 1800
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if full_run(config):
+        here = Path(__file__).parent
+        for item in items:
+            if here in item.path.parents:        # the hook sees the whole session's items
+                item.add_marker(pytest.mark.timeout(FULL_TIMEOUT_SECONDS))
 
 
 @pytest.fixture(scope="session")
