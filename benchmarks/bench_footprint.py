@@ -271,12 +271,26 @@ class Starts:
         return statistics.median(self.later) if self.later else self.first
 
 
+def start_desktop(folder: Path) -> Desktop | None:
+    """The virtual desktop, or None (the figures are then offscreen only) when it is not installed
+    or does not come up: Qt's xcb platform needs the libraries listed in the README."""
+    if not Desktop.available():
+        return None
+    desktop = Desktop(folder)
+    try:
+        return desktop.start()
+    except TimeoutError as exc:
+        desktop.stop()
+        print(f"  no virtual desktop ({exc}); measuring offscreen only. See {folder / 'desktop.txt'}")
+        return None
+
+
 def run(idle: float = 60.0, starts: int = 3, desktop: bool = True) -> list[Result]:
     command = f"{COMMAND} --idle {idle:g} --starts {starts}"
     compile_bytecode()
     launches: dict[str, Starts] = {}
     with RemoteSandbox(seed=19, bad_data_rate=0.0) as box, Scratch("footprint") as root:
-        session = Desktop(root).start() if desktop and Desktop.available() else None
+        session = start_desktop(root) if desktop else None
         try:
             launches["offscreen"] = Starts(*cold_starts(root / "start-offscreen", box.urls, starts, None))
             if session is not None:

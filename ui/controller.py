@@ -8,9 +8,9 @@ freezes the window; if it cannot start, the reason is shown on the dashboard and
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
@@ -18,23 +18,27 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 from ui.bridge import Bridge, describe
 from ui.tray import Tray
 from ui.windows import Window
-from ui.windows.about import AboutWindow
-from ui.windows.dashboard import DashboardWindow
-from ui.windows.errors import ErrorsWindow
-from ui.windows.history import HistoryWindow
-from ui.windows.mappings import MappingsWindow
-from ui.windows.settings import SettingsWindow
+
+if TYPE_CHECKING:
+    from ui.windows.dashboard import DashboardWindow
 
 log = logging.getLogger(__name__)
 
-FACTORIES: dict[str, Callable[..., Window]] = {
-    "dashboard": DashboardWindow,
-    "errors": ErrorsWindow,
-    "history": HistoryWindow,
-    "mappings": MappingsWindow,
-    "settings": SettingsWindow,
-    "about": AboutWindow,
+# Each window's module is imported when the window is first opened: the app that sits in the tray
+# all day long never loads the code of windows nobody opened (about 4 MB of its memory).
+WINDOWS: dict[str, str] = {
+    "dashboard": "ui.windows.dashboard:DashboardWindow",
+    "errors": "ui.windows.errors:ErrorsWindow",
+    "history": "ui.windows.history:HistoryWindow",
+    "mappings": "ui.windows.mappings:MappingsWindow",
+    "settings": "ui.windows.settings:SettingsWindow",
+    "about": "ui.windows.about:AboutWindow",
 }
+
+
+def window_class(name: str) -> type[Window]:
+    module, _, cls = WINDOWS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 class AppController(QObject):
@@ -65,8 +69,7 @@ class AppController(QObject):
         else:
             self.bridge.refresh()
         if self.tray is None:
-            dashboard = self.show("dashboard")
-            assert isinstance(dashboard, DashboardWindow)
+            dashboard = cast("DashboardWindow", self.show("dashboard"))
             dashboard.set_no_tray(True)
             dashboard.closed.connect(self.quit)
 
@@ -90,8 +93,8 @@ class AppController(QObject):
 
     def set_problem(self, problem: str | None) -> None:
         self.problem = problem
-        dashboard = self.windows.get("dashboard")
-        if isinstance(dashboard, DashboardWindow):
+        dashboard = self._dashboard()
+        if dashboard is not None:
             dashboard.set_problem(problem)
         if self.tray is not None:
             self.tray.update_status(self.bridge.last_status, problem)
@@ -107,18 +110,22 @@ class AppController(QObject):
     def _problem(self, text: str) -> None:
         if self.tray is not None:
             self.tray.message("bngsync", text, "warning")
-        dashboard = self.windows.get("dashboard")
-        if isinstance(dashboard, DashboardWindow):
+        dashboard = self._dashboard()
+        if dashboard is not None:
             dashboard.show_problem(text)
 
     # -- windows -------------------------------------------------------------------------------
+    def _dashboard(self) -> DashboardWindow | None:
+        """The dashboard, if it was opened."""
+        return cast("DashboardWindow | None", self.windows.get("dashboard"))
+
     def window(self, name: str) -> Window:
         if name not in self.windows:
-            window = FACTORIES[name](self.bridge)
+            window: Any = window_class(name)(self.bridge)
             window.navigate.connect(self.show)
-            if isinstance(window, SettingsWindow):
+            if name == "settings":
                 window.run_wizard.connect(self.run_wizard)
-            if isinstance(window, DashboardWindow):
+            if name == "dashboard":
                 window.set_problem(self.problem)
             self.windows[name] = window
         return self.windows[name]
@@ -152,14 +159,14 @@ class AppController(QObject):
             self.bridge.call(self.service.resume if paused else self.service.pause)
         elif action == "quit":
             self.quit()
-        elif action in FACTORIES:
+        elif action in WINDOWS:
             self.show(action)
 
     def on_message(self, message: str) -> None:
         """A second launch asked for something (usually "show")."""
         if message == "show":
             self.show("dashboard")
-        elif message in FACTORIES:
+        elif message in WINDOWS:
             self.show(message)
 
     def quit(self) -> None:
