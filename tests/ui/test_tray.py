@@ -10,10 +10,16 @@ from PySide6.QtWidgets import QApplication
 
 from tests.ui.test_state import status
 from ui import autostart
-from ui.controller import AppController
+from ui.controller import WINDOWS, AppController, window_class
 from ui.icons import STATES, spin_frames, state_icon
 from ui.single_instance import SingleInstance, server_name
 from ui.tray import Tray
+from ui.windows import Window
+
+
+def test_every_window_the_tray_can_open_names_a_window_class():
+    # The classes are imported on first use, by name: a typo would only show when a person clicks.
+    assert {name: issubclass(window_class(name), Window) for name in WINDOWS} == dict.fromkeys(WINDOWS, True)
 
 
 def test_every_state_has_its_own_icon(qtbot):
