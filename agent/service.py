@@ -22,6 +22,7 @@ from agent import config as config_mod
 from agent import logs, secrets
 from agent.config import Settings
 from agent.engine import History, JobQueue
+from agent.engine.queue import ACTIVE_STATES
 from agent.paths import Paths
 from agent.store import Store, StoreError, open_store
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 class RefusedRequest(Exception):
     """A request the service cannot carry out as asked (an unknown record, one in the wrong state):
     the message says why, for the person who asked (the CLI exits 2 with it, the UI shows it)."""
+
 
 FLOWS = ("orders", "shipments", "inventory", "products", "customers")
 Listener = Callable[[dict[str, Any]], None]
@@ -212,7 +214,7 @@ class Service:
             "WHERE kind = 'order.create' AND state = 'succeeded' AND finished_at >= ?",
             (today,)) or 0
         return {"running": self.running, "paused": self.settings.agent.paused, "queue": queue,
-                "depth": sum(queue.get(s, 0) for s in ("pending", "running", "retry_wait")),
+                "depth": sum(queue[s] for s in ACTIVE_STATES),
                 "breakers": breakers, "flows": flows,
                 "open_errors": queue.get("dead", 0) + queue.get("quarantined", 0),
                 "orders_synced_today": synced_today, "open_reviews": self.open_review_count(),

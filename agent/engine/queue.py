@@ -569,9 +569,9 @@ class JobQueue:
         """Jobs waiting, running or needing a person, by state: an index range, fast over any history
         (what the tray and dashboard read every few seconds; finished states are left out)."""
         counts = dict.fromkeys(ACTIVE_STATES + ERROR_STATES, 0)
-        for state, n in self.store.execute(
-                "SELECT state, COUNT(*) FROM job WHERE state IN ('pending', 'running', 'retry_wait', 'dead', "
-                "'quarantined') GROUP BY state").fetchall():
+        marks = ", ".join("?" * len(counts))
+        for state, n in self.store.execute(f"SELECT state, COUNT(*) FROM job WHERE state IN ({marks}) GROUP BY state",
+                                           tuple(counts)).fetchall():
             counts[state] = n
         return counts
 
